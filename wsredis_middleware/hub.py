@@ -126,6 +126,11 @@ class Hub:
         finally:
             self._barriers.pop(token, None)
 
+    def close_all(self, code: int, reason: str = "") -> None:
+        """Start closing every socket of this process (1001 on shutdown, so clients reconnect elsewhere)."""
+        for subscription in tuple(self._subscriptions):
+            subscription.websocket.close(code, reason)
+
     def stop(self) -> None:
         """Stop the hub's greenlets and close its connection (graceful shutdown, tests)."""
         gevent.killall(self._greenlets)

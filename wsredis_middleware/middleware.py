@@ -7,9 +7,10 @@
     application = WebSocketRedisMiddleware(my_wsgi_app, connection="redis://127.0.0.1:6379/0")
     serve(application, "127.0.0.1", 8000)
 
-Requests outside ``websocket_url`` go to the wrapped application untouched. A request under it
-is checked (handshake, facility, Origin), resolved to an identity, and its channels allowed,
-all *before* the upgrade, so a refusal is a plain HTTP status.
+Requests outside ``websocket_url`` go to the wrapped application untouched; plain GETs of
+``{websocket_url}wsredis.js`` (and ``.mjs``) get the browser client. A WebSocket request is
+checked (handshake, facility, Origin), resolved to an identity, and its channels allowed, all
+*before* the upgrade, so a refusal is a plain HTTP status.
 """
 
 from __future__ import annotations
@@ -21,11 +22,18 @@ import redis
 from webob import Request
 
 from .channels import SUBSCRIBE_KEYS, parse_query
+from .client_js import CLIENT_FILES, serve_client_file
 from .config import Config, require_gevent_patched
 from .connection import configure, has_default
 from .exceptions import HandshakeError, is_permission_denied
 from .frames import CLOSE_INTERNAL_ERROR, CLOSE_POLICY_VIOLATION, CLOSE_TRY_AGAIN_LATER
-from .handshake import check_handshake, check_origin, facility_from_path, switching_protocols_headers
+from .handshake import (
+    check_handshake,
+    check_origin,
+    facility_from_path,
+    is_upgrade_request,
+    switching_protocols_headers,
+)
 from .hub import Hub, HubUnavailable
 from .websocket import WebSocket
 
@@ -76,6 +84,10 @@ class WebSocketRedisMiddleware:
     # -- handshake -------------------------------------------------------------------------------
 
     def handle_websocket(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        name = environ.get("PATH_INFO", "")[len(self.config.websocket_url):]
+        if name in CLIENT_FILES and environ.get("REQUEST_METHOD") in ("GET", "HEAD") \
+                and not is_upgrade_request(environ):
+            return serve_client_file(name, environ, start_response)
         stock = environ.get(_STOCK_WEBSOCKET_KEY)
         upgrade = environ.get(UPGRADE_ENVIRON_KEY)
         try:

@@ -114,7 +114,10 @@ def _unmask(payload: bytes, mask: bytes) -> bytes:
 
 
 def read_frame(rfile: IO[bytes], max_size: int) -> Frame:
-    """Read one client frame. Raises ``EOFError`` on a closed stream, ``ProtocolError`` on a bad frame."""
+    """Read one client frame. Raises ``EOFError`` on a closed stream, ``ProtocolError`` on a bad frame.
+
+    *max_size* bounds data frames only; control frames are bounded at 125 bytes by the protocol.
+    """
     first = rfile.read(2)
     if not first:
         raise EOFError("connection closed")
@@ -135,7 +138,7 @@ def read_frame(rfile: IO[bytes], max_size: int) -> Frame:
         (length,) = struct.unpack("!H", _read_exactly(rfile, 2))
     elif length == 127:
         (length,) = struct.unpack("!Q", _read_exactly(rfile, 8))
-    if length > max_size:
+    if length > max_size and opcode not in _CONTROL_OPCODES:
         raise ProtocolError(CLOSE_MESSAGE_TOO_BIG, f"frame of {length} bytes exceeds the {max_size}-byte limit")
     mask = _read_exactly(rfile, 4)
     return Frame(fin, opcode, _unmask(_read_exactly(rfile, length), mask))

@@ -28,7 +28,6 @@ from .subscription import Subscription
 
 if TYPE_CHECKING:
     from .config import Config
-    from .websocket import WebSocket
 
 __all__ = ["Hub", "HubUnavailable"]
 
@@ -39,6 +38,15 @@ _HEALTH_TIMEOUT = 5.0  # and give up on it if the PING gets no answer in time
 _BACKOFF_FIRST, _BACKOFF_MAX = 0.1, 5.0
 _SUBSCRIBE_BATCH = 500  # channels per SUBSCRIBE command when resubscribing
 _REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError, OSError)
+
+
+def _connect(conn: redis.connection.ConnectionInterface) -> Exception | None:
+    """Connect *conn*; the error is returned, not raised, so gevent does not log it as a crash."""
+    try:
+        conn.connect()
+    except Exception as exc:
+        return exc
+    return None
 
 
 class HubUnavailable(WSRedisError):
@@ -76,15 +84,17 @@ class Hub:
         """Channels with at least one local subscriber."""
         return frozenset(self._members)
 
-    def attach(self, websocket: WebSocket, channels: Iterable[str], *, echo: bool) -> Subscription:
-        """Subscribe *websocket* to *channels* and return once Redis has confirmed every one.
+    def attach(self, channels: Iterable[str], *, echo: bool) -> Subscription:
+        """Subscribe to *channels* and return once Redis has confirmed every one.
 
-        Live messages are held back until :meth:`Subscription.release` so that persisted
-        messages can be sent first. Raises :class:`HubUnavailable` after ``subscribe_timeout``.
+        Called before the upgrade, so that nothing published after the client sees the socket
+        open can be missed. Messages are held until :meth:`Subscription.release` hands them to
+        the WebSocket, after its persisted messages. Raises :class:`HubUnavailable` after
+        ``subscribe_timeout``.
         """
         self._ensure_running()
         names = tuple(dict.fromkeys(c.encode("utf-8") for c in channels))
-        subscription = Subscription(websocket, names, echo=echo)
+        subscription = Subscription(names, echo=echo)
         self._subscriptions.add(subscription)
         new = [name for name in names if name not in self._members]
         for name in names:
@@ -129,7 +139,8 @@ class Hub:
     def close_all(self, code: int, reason: str = "") -> None:
         """Start closing every socket of this process (1001 on shutdown, so clients reconnect elsewhere)."""
         for subscription in tuple(self._subscriptions):
-            subscription.websocket.close(code, reason)
+            if subscription.websocket is not None:
+                subscription.websocket.close(code, reason)
 
     def stop(self) -> None:
         """Stop the hub's greenlets and close its connection (graceful shutdown, tests)."""
@@ -198,7 +209,16 @@ class Hub:
                 # frames that read_response() hands to a callback instead of returning.
                 kwargs = {**self._config.connection.kwargs, "protocol": 2}
                 conn = redis.ConnectionPool(**kwargs).make_connection()
-                conn.connect()
+                attempt = gevent.spawn(_connect, conn)
+                try:
+                    error = attempt.get()
+                except BaseException:
+                    # stop() may kill us mid-connect, where redis-py cannot close its half-made
+                    # socket: let the attempt finish on its own, then close what it opened.
+                    attempt.link(lambda _attempt, made=conn: made.disconnect())
+                    raise
+                if error is not None:
+                    raise error
                 self._conn = conn
                 if self._members:
                     self._send_subscribe(conn, list(self._members))
@@ -261,7 +281,7 @@ class Hub:
             now = monotonic()
             for subscription in tuple(self._subscriptions):
                 websocket = subscription.websocket
-                if websocket.closed:
+                if websocket is None or websocket.closed:
                     continue
                 if websocket.ping_sent_at is not None:
                     if now - websocket.ping_sent_at >= config.ping_timeout:

@@ -95,25 +95,39 @@ class WebSocketRedisMiddleware:
             if stock is None and upgrade is None:
                 return self._unsupported_server(environ, start_response)
             _request, subscriber, echo = self.prepare(environ)
+            self._subscribe(subscriber, echo)
         except HandshakeError as exc:
             logger.info("WebSocket handshake refused (%s): %s %s", exc.status, environ.get("PATH_INFO"), exc.reason)
             if stock is not None:
-                return self._close_stock(stock, exc.reason)
+                code = CLOSE_TRY_AGAIN_LATER if exc.status.startswith("503") else CLOSE_POLICY_VIOLATION
+                return self._close_stock(stock, code, exc.reason)
             return _respond(start_response, exc.status, exc.reason)
-        if stock is not None:
-            rfile, sock = stock.handler.rfile, stock.handler.socket
-            stock.closed = True  # from now on we speak the protocol; its handler must not
-        else:
-            assert key is not None and upgrade is not None
-            rfile, sock = upgrade(switching_protocols_headers(key))
+        try:
+            if stock is not None:
+                rfile, sock = stock.handler.rfile, stock.handler.socket
+                stock.closed = True  # from now on we speak the protocol; its handler must not
+            else:
+                assert key is not None and upgrade is not None
+                rfile, sock = upgrade(switching_protocols_headers(key))
+        except BaseException:
+            subscriber.release()
+            raise
         websocket = WebSocket(
             rfile, sock,
             max_message_size=self.config.max_message_size,
             send_queue_bytes=self.config.send_queue_bytes,
             close_timeout=self.config.close_timeout,
         )
-        self.run_websocket(websocket, subscriber, echo)
+        self.run_websocket(websocket, subscriber)
         return []
+
+    def _subscribe(self, subscriber: RedisSubscriber, echo: bool) -> None:
+        """Subscribe before the upgrade: once the client sees the socket open, nothing is missed."""
+        try:
+            subscriber.subscribe(echo=echo)
+        except HubUnavailable as exc:
+            logger.warning("%s", exc)
+            raise HandshakeError("503 Service Unavailable", "Redis is unavailable; try again later.") from exc
 
     def prepare(self, environ: WSGIEnvironment) -> tuple[Any, RedisSubscriber, bool]:
         """Everything decided before the upgrade: facility, Origin, identity, allowed channels."""
@@ -160,12 +174,12 @@ class WebSocketRedisMiddleware:
             self._warned_unsupported = True
         return _respond(start_response, "501 Not Implemented", message)
 
-    def _close_stock(self, stock: Any, reason: str) -> Iterable[bytes]:
-        """gevent-websocket's handler upgraded before we could refuse: close with 1008 instead."""
+    def _close_stock(self, stock: Any, code: int, reason: str) -> Iterable[bytes]:
+        """gevent-websocket's handler upgraded before we could refuse: close with *code* instead."""
         websocket = WebSocket(stock.handler.rfile, stock.handler.socket, max_message_size=125,
                               send_queue_bytes=4096, close_timeout=self.config.close_timeout)
         stock.closed = True
-        websocket.close(CLOSE_POLICY_VIOLATION, reason)
+        websocket.close(code, reason)
         while websocket.receive_raw() is not None:
             pass
         websocket.flush(self.config.close_timeout)
@@ -173,19 +187,13 @@ class WebSocketRedisMiddleware:
 
     # -- the open socket -------------------------------------------------------------------------
 
-    def run_websocket(self, websocket: WebSocket, subscriber: RedisSubscriber, echo: bool) -> None:
-        """Subscribe, replay persisted messages, then relay until the socket closes."""
+    def run_websocket(self, websocket: WebSocket, subscriber: RedisSubscriber) -> None:
+        """Replay persisted messages, go live, then relay until the socket closes."""
         try:
             try:
-                subscriber.subscribe(websocket, echo=echo)
-            except HubUnavailable as exc:
-                logger.warning("closing WebSocket with 1013: %s", exc)
-                websocket.close(CLOSE_TRY_AGAIN_LATER, "Redis unavailable")
-            else:
-                try:
-                    subscriber.send_persisted_messages(websocket)
-                finally:
-                    subscriber.start_live_delivery()
+                subscriber.send_persisted_messages(websocket)
+            finally:
+                subscriber.start_live_delivery(websocket)
             self._relay_from_client(websocket, subscriber)
         except Exception:
             logger.exception("WebSocket session failed")

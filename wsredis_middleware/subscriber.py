@@ -70,10 +70,10 @@ class RedisSubscriber(RedisStore):
             elif key in self.publish_channels:
                 self._publishers.update(names)
 
-    def subscribe(self, websocket: WebSocket, *, echo: bool) -> None:
-        """Attach *websocket* to the hub; live messages wait until :meth:`start_live_delivery`."""
+    def subscribe(self, *, echo: bool) -> None:
+        """Subscribe on the hub (before the upgrade); messages wait for :meth:`start_live_delivery`."""
         assert self.hub is not None, "the middleware sets RedisSubscriber.hub before subscribing"
-        self.subscription = self.hub.attach(websocket, sorted(self._subscribed), echo=echo)
+        self.subscription = self.hub.attach(sorted(self._subscribed), echo=echo)
 
     def send_persisted_messages(self, websocket: WebSocket) -> None:
         """Send the persisted message of each subscribed channel, right after subscribing.
@@ -95,10 +95,10 @@ class RedisSubscriber(RedisStore):
             if name.encode("utf-8") not in held:
                 websocket.send_frame(encode_message(RedisMessage(value)))
 
-    def start_live_delivery(self) -> None:
-        """Deliver the live messages held back during replay, then every new one as it comes."""
+    def start_live_delivery(self, websocket: WebSocket) -> None:
+        """Deliver the messages held back so far to *websocket*, then every new one as it comes."""
         if self.subscription is not None:
-            self.subscription.release()
+            self.subscription.release(websocket)
 
     def publish_message(self, message: Any, expire: int | None = None) -> int:
         """Publish a message received from this socket (not echoed back to it unless ``echo``)."""

@@ -25,8 +25,9 @@ class Subscription:
 
     __slots__ = ("__weakref__", "_held", "_own", "channels", "echo", "websocket")
 
-    def __init__(self, websocket: WebSocket, channels: tuple[bytes, ...], *, echo: bool) -> None:
-        self.websocket = websocket
+    def __init__(self, channels: tuple[bytes, ...], *, echo: bool) -> None:
+        #: None until the upgrade; messages are held until then (see :meth:`release`).
+        self.websocket: WebSocket | None = None
         self.channels = channels
         self.echo = echo
         self._own: dict[bytes, deque[bytes]] | None = None
@@ -48,7 +49,7 @@ class Subscription:
         if held is not None:
             held.append((channel, frame))
             return
-        self.websocket.send_frame(frame)
+        self.websocket.send_frame(frame)  # type: ignore[union-attr]  # set before _held is cleared
 
     def expect_own(self, channels: Iterable[str], payload: bytes) -> None:
         """Note a publication about to be made by this socket, so that it is not echoed back."""
@@ -67,8 +68,9 @@ class Subscription:
         """Channels that delivered a live message while persisted ones were being replayed."""
         return frozenset(channel for channel, _ in self._held or ())
 
-    def release(self) -> None:
-        """Send the live messages held back during replay, in order, and stop holding."""
+    def release(self, websocket: WebSocket) -> None:
+        """Send the live messages held back until now to *websocket*, in order, and stop holding."""
+        self.websocket = websocket
         held, self._held = self._held, None
         for _channel, frame in held or ():
-            self.websocket.send_frame(frame)
+            websocket.send_frame(frame)

@@ -1,0 +1,1 @@
+"""The chat app: broadcast, per-user and group chat rooms."""

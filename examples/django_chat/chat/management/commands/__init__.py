@@ -1,0 +1,1 @@
+"""``run``: set up the example and start the server in one command."""

@@ -1,0 +1,1 @@
+"""The chat example project: settings, URLs and the WSGI entry point."""

@@ -1,0 +1,1 @@
+"""Tests of the Django integration (real Redis, real servers, Django test client)."""

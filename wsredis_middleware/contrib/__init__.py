@@ -1,0 +1,1 @@
+"""Framework integrations, each depending on the core and never on one another."""

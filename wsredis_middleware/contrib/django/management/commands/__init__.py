@@ -1,0 +1,1 @@
+"""``runserver``, taking over Django's (and staticfiles') to serve WebSockets too."""

@@ -211,7 +211,10 @@ class WebSocket:
             return
         if self._pending_bytes + len(frame) > self._queue_limit:
             logger.warning("closing WebSocket with 1013: its reader fell %d bytes behind", self._pending_bytes)
-            self._pending.clear()
+            # Keep the rest of a frame already partly sent (the memoryview at the head, which is
+            # not counted in _pending_bytes): dropping it would cut the stream mid-frame and the
+            # peer would read the close frame as payload.
+            del self._pending[1 if self._pending and isinstance(self._pending[0], memoryview) else 0:]
             self._pending_bytes = 0
             self.close(CLOSE_TRY_AGAIN_LATER, "send queue overflow")
             return

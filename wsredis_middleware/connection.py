@@ -32,15 +32,13 @@ _default: Config | None = None
 
 def client_for(settings: ConnectionSettings, *, max_connections: int = 50) -> redis.Redis:
     """The shared client for *settings* (one blocking pool per setting and size)."""
-    key = (repr(sorted(settings.kwargs.items(), key=lambda kv: kv[0])), max_connections)
+    key = (repr((sorted(settings.kwargs.items()), settings.sentinels, settings.service_name)), max_connections)
     client = _clients.get(key)
     if client is None:
         with _lock:
             client = _clients.get(key)
             if client is None:
-                pool = redis.BlockingConnectionPool(
-                    max_connections=max_connections, timeout=_POOL_WAIT_SECONDS, **settings.kwargs
-                )
+                pool = settings.make_pool(blocking=True, max_connections=max_connections, timeout=_POOL_WAIT_SECONDS)
                 client = _clients[key] = redis.Redis(connection_pool=pool)
     return client
 

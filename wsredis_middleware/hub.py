@@ -35,7 +35,7 @@ logger = logging.getLogger(__name__)
 
 _HEALTH_INTERVAL = 5.0  # PING the pub/sub connection after this long without traffic
 _HEALTH_TIMEOUT = 5.0  # and give up on it if the PING gets no answer in time
-_BACKOFF_FIRST, _BACKOFF_MAX = 0.1, 5.0
+_BACKOFF_FIRST, _BACKOFF_MAX = 0.1, 2.0  # a failover should not wait on a long back-off
 _SUBSCRIBE_BATCH = 500  # channels per SUBSCRIBE command when resubscribing
 _REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError, OSError)
 
@@ -207,8 +207,7 @@ class Hub:
             try:
                 # RESP2: under RESP3 (redis-py 8's default) pub/sub messages arrive as push
                 # frames that read_response() hands to a callback instead of returning.
-                kwargs = {**self._config.connection.kwargs, "protocol": 2}
-                conn = redis.ConnectionPool(**kwargs).make_connection()
+                conn = self._config.connection.make_pool(protocol=2).make_connection()
                 attempt = gevent.spawn(_connect, conn)
                 try:
                     error = attempt.get()

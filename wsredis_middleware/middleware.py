@@ -25,7 +25,7 @@ from .channels import SUBSCRIBE_KEYS, parse_query
 from .client_js import CLIENT_FILES, serve_client_file
 from .config import Config, require_gevent_patched
 from .connection import configure, has_default
-from .exceptions import HandshakeError, is_permission_denied
+from .exceptions import ConfigurationError, HandshakeError, is_permission_denied
 from .frames import CLOSE_INTERNAL_ERROR, CLOSE_POLICY_VIOLATION, CLOSE_TRY_AGAIN_LATER
 from .handshake import (
     check_handshake,
@@ -62,13 +62,15 @@ class WebSocketRedisMiddleware:
     """
 
     def __init__(self, app: WSGIApplication, *, config: Config | None = None, **settings: Any) -> None:
-        require_gevent_patched()
+        # Building the middleware does not require gevent: `flask` commands, migrations and
+        # workers that only publish import the application without serving it. Servers check
+        # at start-up (server.make_server) and every WebSocket request checks below.
         if config is not None and settings:
             raise TypeError("pass either config= or individual settings, not both")
         self.app = app
         self.config = config if config is not None else Config.from_kwargs(**settings)
         self.hub = Hub(self.config)
-        self._warned_unsupported = False
+        self._reported: set[str] = set()
         if not has_default():
             configure(self.config)  # RedisPublisher() in this process uses these settings
 
@@ -90,6 +92,10 @@ class WebSocketRedisMiddleware:
             return serve_client_file(name, environ, start_response)
         stock = environ.get(_STOCK_WEBSOCKET_KEY)
         upgrade = environ.get(UPGRADE_ENVIRON_KEY)
+        try:
+            require_gevent_patched()
+        except ConfigurationError as exc:
+            return self._misconfigured(str(exc), start_response)
         try:
             key = None if stock is not None else check_handshake(environ)
             if stock is None and upgrade is None:
@@ -169,10 +175,15 @@ class WebSocketRedisMiddleware:
             "Serve the application with wsredis_middleware.server.serve(), `wsredis serve MODULE:APP`, "
             "or gunicorn -k wsredis_middleware.gunicorn.GeventWebSocketWorker."
         )
-        if not self._warned_unsupported:
+        return self._misconfigured(message, start_response, "501 Not Implemented")
+
+    def _misconfigured(self, message: str, start_response: StartResponse,
+                       status: str = "500 Internal Server Error") -> Iterable[bytes]:
+        """A deployment mistake: logged once (not once per browser), answered with the fix."""
+        if message not in self._reported:
             logger.error(message)
-            self._warned_unsupported = True
-        return _respond(start_response, "501 Not Implemented", message)
+            self._reported.add(message)
+        return _respond(start_response, status, message)
 
     def _close_stock(self, stock: Any, code: int, reason: str) -> Iterable[bytes]:
         """gevent-websocket's handler upgraded before we could refuse: close with *code* instead."""

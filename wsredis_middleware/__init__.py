@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from .exceptions import ConfigurationError, PermissionDenied, WSRedisError
+from .exceptions import ConfigurationError, PermissionDenied, RedisUnavailable, WSRedisError
 
 if TYPE_CHECKING:
     from .middleware import WebSocketRedisMiddleware
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 __all__ = [
     "SELF", "ConfigurationError", "Identity", "PermissionDenied", "RedisMessage", "RedisPublisher",
-    "WSRedisError", "WebSocketRedisMiddleware",
+    "RedisUnavailable", "WSRedisError", "WebSocketRedisMiddleware",
 ]
 
 _LAZY = {

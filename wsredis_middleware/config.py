@@ -121,6 +121,7 @@ class Config:
     max_connections: int
     subscribe_timeout: float
     close_timeout: float
+    publish_retry_timeout: float
 
     @classmethod
     def from_kwargs(
@@ -144,6 +145,7 @@ class Config:
         max_connections: int = 50,  # Redis connections for publishing; greenlets wait, never fail
         subscribe_timeout: float = 5.0,
         close_timeout: float = 5.0,
+        publish_retry_timeout: float = 0.0,  # 0: RedisPublisher raises RedisUnavailable at once
     ) -> Config:
         """Validate keyword settings (the middleware's arguments) into a Config."""
         from .resolvers import resolve_remote_user
@@ -176,6 +178,7 @@ class Config:
             max_connections=_number(max_connections, "WS4REDIS_MAX_CONNECTIONS", minimum=1, integer=True),
             subscribe_timeout=_number(subscribe_timeout, "WS4REDIS_SUBSCRIBE_TIMEOUT", minimum=0.01),
             close_timeout=_number(close_timeout, "WS4REDIS_CLOSE_TIMEOUT", minimum=0.01),
+            publish_retry_timeout=_number(publish_retry_timeout, "WS4REDIS_PUBLISH_RETRY_TIMEOUT", minimum=0),
         )
 
     @classmethod

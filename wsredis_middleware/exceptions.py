@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import redis
+
 __all__ = [
     "ConfigurationError",
     "HandshakeError",
     "PermissionDenied",
     "ProtocolError",
+    "RedisUnavailable",
     "WSRedisError",
     "is_permission_denied",
 ]
@@ -26,6 +29,10 @@ class PermissionDenied(WSRedisError):
     Django's ``django.core.exceptions.PermissionDenied`` and werkzeug's ``Forbidden``
     are honoured the same way, so framework code can keep raising what it knows.
     """
+
+
+class RedisUnavailable(WSRedisError, redis.ConnectionError):
+    """Redis could not be reached (within ``WS4REDIS_PUBLISH_RETRY_TIMEOUT``, if set)."""
 
 
 class HandshakeError(WSRedisError):

@@ -7,17 +7,22 @@ A message is stored in Redis exactly as given (no envelope), so any process that
 from __future__ import annotations
 
 from collections.abc import Iterable
+from time import monotonic, sleep
 from typing import TYPE_CHECKING, Any, Final
 
+import redis
+
 from .connection import resolve_connection
+from .exceptions import RedisUnavailable
 
 if TYPE_CHECKING:
-    import redis
 
     from .config import Config
     from .connection import ConnectionArg
 
 __all__ = ["SELF", "RedisMessage", "RedisStore"]
+
+_RETRY_FIRST_DELAY, _RETRY_MAX_DELAY = 0.05, 1.0
 
 
 class _SelfType:
@@ -73,8 +78,21 @@ class RedisStore:
         data = message if isinstance(message, bytes) else RedisMessage(message)
         if not data or not self._publishers:
             return 0
-        return publish(self._connection, sorted(self._publishers), data,
-                       self._config.expire if expire is None else expire)
+        channels = sorted(self._publishers)
+        expire = self._config.expire if expire is None else expire
+        deadline = monotonic() + self._config.publish_retry_timeout
+        delay = _RETRY_FIRST_DELAY
+        while True:
+            try:
+                return publish(self._connection, channels, data, expire)
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                if monotonic() + delay > deadline:
+                    raise RedisUnavailable(
+                        f"Redis at {self._config.connection.description} is unavailable ({exc}); "
+                        "the message was not published"
+                    ) from exc
+            sleep(delay)  # cooperative under gevent
+            delay = min(delay * 2, _RETRY_MAX_DELAY)
 
 
 def publish(client: redis.Redis, channels: Iterable[str], data: bytes, expire: int) -> int:

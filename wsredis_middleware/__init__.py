@@ -10,12 +10,12 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from .exceptions import ConfigurationError, PermissionDenied, RedisUnavailable, WSRedisError
+from .exceptions import ConfigurationError, PermissionDenied, WSRedisError
 
 if TYPE_CHECKING:
     from .middleware import WebSocketRedisMiddleware
     from .publisher import RedisPublisher
-    from .redis_store import SELF, RedisMessage
+    from .redis_store import SELF, RedisMessage, RedisUnavailable
     from .resolvers import Identity
 
 __version__ = "0.1.0"
@@ -29,6 +29,7 @@ _LAZY = {
     "RedisPublisher": "publisher",
     "RedisMessage": "redis_store",
     "SELF": "redis_store",
+    "RedisUnavailable": "redis_store",
     "Identity": "resolvers",
 }
 

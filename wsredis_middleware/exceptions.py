@@ -1,15 +1,16 @@
-"""The exceptions wsredis-middleware raises, all under one root, ``WSRedisError``."""
+"""The exceptions wsredis-middleware raises, all under one root, ``WSRedisError``.
+
+This module imports nothing but the standard library: gunicorn's master imports the package
+before its workers monkey-patch. ``RedisUnavailable`` lives in ``redis_store``, next to redis.
+"""
 
 from __future__ import annotations
-
-import redis
 
 __all__ = [
     "ConfigurationError",
     "HandshakeError",
     "PermissionDenied",
     "ProtocolError",
-    "RedisUnavailable",
     "WSRedisError",
     "is_permission_denied",
 ]
@@ -29,10 +30,6 @@ class PermissionDenied(WSRedisError):
     Django's ``django.core.exceptions.PermissionDenied`` and werkzeug's ``Forbidden``
     are honoured the same way, so framework code can keep raising what it knows.
     """
-
-
-class RedisUnavailable(WSRedisError, redis.ConnectionError):
-    """Redis could not be reached (within ``WS4REDIS_PUBLISH_RETRY_TIMEOUT``, if set)."""
 
 
 class HandshakeError(WSRedisError):

@@ -13,16 +13,20 @@ from typing import TYPE_CHECKING, Any, Final
 import redis
 
 from .connection import resolve_connection
-from .exceptions import RedisUnavailable
+from .exceptions import WSRedisError
 
 if TYPE_CHECKING:
 
     from .config import Config
     from .connection import ConnectionArg
 
-__all__ = ["SELF", "RedisMessage", "RedisStore"]
+__all__ = ["SELF", "RedisMessage", "RedisStore", "RedisUnavailable"]
 
 _RETRY_FIRST_DELAY, _RETRY_MAX_DELAY = 0.05, 1.0
+
+
+class RedisUnavailable(WSRedisError, redis.ConnectionError):
+    """Redis could not be reached (within ``WS4REDIS_PUBLISH_RETRY_TIMEOUT``, if set)."""
 
 
 class _SelfType:

@@ -122,6 +122,9 @@ class Config:
     subscribe_timeout: float
     close_timeout: float
     publish_retry_timeout: float
+    max_publish_rate: float
+    max_sockets_per_address: int
+    max_subscriptions: int
 
     @classmethod
     def from_kwargs(
@@ -146,6 +149,9 @@ class Config:
         subscribe_timeout: float = 5.0,
         close_timeout: float = 5.0,
         publish_retry_timeout: float = 0.0,  # 0: RedisPublisher raises RedisUnavailable at once
+        max_publish_rate: float = 10.0,  # per socket and second, bursts of one second's worth; 0: unlimited
+        max_sockets_per_address: int = 256,  # public addresses only (a proxy's clients share its address)
+        max_subscriptions: int = 100,  # channels per socket; a user in more groups is refused (400)
     ) -> Config:
         """Validate keyword settings (the middleware's arguments) into a Config."""
         from .resolvers import resolve_remote_user
@@ -179,6 +185,10 @@ class Config:
             subscribe_timeout=_number(subscribe_timeout, "WS4REDIS_SUBSCRIBE_TIMEOUT", minimum=0.01),
             close_timeout=_number(close_timeout, "WS4REDIS_CLOSE_TIMEOUT", minimum=0.01),
             publish_retry_timeout=_number(publish_retry_timeout, "WS4REDIS_PUBLISH_RETRY_TIMEOUT", minimum=0),
+            max_publish_rate=_number(max_publish_rate, "WS4REDIS_MAX_PUBLISH_RATE", minimum=0),
+            max_sockets_per_address=_number(
+                max_sockets_per_address, "WS4REDIS_MAX_SOCKETS_PER_ADDRESS", minimum=0, integer=True),
+            max_subscriptions=_number(max_subscriptions, "WS4REDIS_MAX_SUBSCRIPTIONS", minimum=0, integer=True),
         )
 
     @classmethod

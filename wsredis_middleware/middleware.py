@@ -35,6 +35,7 @@ from .handshake import (
     switching_protocols_headers,
 )
 from .hub import Hub, HubUnavailable
+from .limits import AddressLimiter, PublishRate, check_subscription_count
 from .websocket import WebSocket
 
 if TYPE_CHECKING:
@@ -71,6 +72,7 @@ class WebSocketRedisMiddleware:
         self.config = config if config is not None else Config.from_kwargs(**settings)
         self.hub = Hub(self.config)
         self._reported: set[str] = set()
+        self._addresses = AddressLimiter(self.config.max_sockets_per_address)
         if not has_default():
             configure(self.config)  # RedisPublisher() in this process uses these settings
 
@@ -101,7 +103,12 @@ class WebSocketRedisMiddleware:
             if stock is None and upgrade is None:
                 return self._unsupported_server(environ, start_response)
             _request, subscriber, echo = self.prepare(environ)
-            self._subscribe(subscriber, echo)
+            address = self._addresses.acquire(environ)
+            try:
+                self._subscribe(subscriber, echo)
+            except BaseException:
+                self._addresses.release(address)
+                raise
         except HandshakeError as exc:
             logger.info("WebSocket handshake refused (%s): %s %s", exc.status, environ.get("PATH_INFO"), exc.reason)
             if stock is not None:
@@ -115,16 +122,20 @@ class WebSocketRedisMiddleware:
             else:
                 assert key is not None and upgrade is not None
                 rfile, sock = upgrade(switching_protocols_headers(key))
+            websocket = WebSocket(
+                rfile, sock,
+                max_message_size=self.config.max_message_size,
+                send_queue_bytes=self.config.send_queue_bytes,
+                close_timeout=self.config.close_timeout,
+            )
         except BaseException:
             subscriber.release()
+            self._addresses.release(address)
             raise
-        websocket = WebSocket(
-            rfile, sock,
-            max_message_size=self.config.max_message_size,
-            send_queue_bytes=self.config.send_queue_bytes,
-            close_timeout=self.config.close_timeout,
-        )
-        self.run_websocket(websocket, subscriber)
+        try:
+            self.run_websocket(websocket, subscriber)
+        finally:
+            self._addresses.release(address)
         return []
 
     def _subscribe(self, subscriber: RedisSubscriber, echo: bool) -> None:
@@ -155,6 +166,7 @@ class WebSocketRedisMiddleware:
         subscriber: RedisSubscriber = config.subscriber(config)
         subscriber.hub = self.hub
         subscriber.set_pubsub_channels(request, keys)
+        check_subscription_count(len(subscriber.subscribed), config.max_subscriptions)
         return request, subscriber, echo
 
     def allowed_channels(self, request: Any, keys: list[str]) -> list[str]:
@@ -217,6 +229,7 @@ class WebSocketRedisMiddleware:
     def _relay_from_client(self, websocket: WebSocket, subscriber: RedisSubscriber) -> None:
         heartbeat = self.config.heartbeat.encode("utf-8") if self.config.heartbeat else None
         may_publish = bool(subscriber.published)
+        rate = PublishRate(self.config.max_publish_rate)
         while True:
             message = websocket.receive_raw()
             if message is None:
@@ -227,6 +240,10 @@ class WebSocketRedisMiddleware:
             if not may_publish:
                 logger.debug("dropping a client message: this socket may not publish")
                 continue
+            if not rate.allow():
+                logger.info("closing WebSocket with 1008: it publishes faster than WS4REDIS_MAX_PUBLISH_RATE")
+                websocket.close(CLOSE_POLICY_VIOLATION, "publish rate exceeded")
+                continue  # read on until the peer answers the close
             try:
                 subscriber.publish_message(data)
             except (redis.ConnectionError, redis.TimeoutError) as exc:

@@ -110,7 +110,8 @@ class WebSocketRedisMiddleware:
                 self._addresses.release(address)
                 raise
         except HandshakeError as exc:
-            logger.info("WebSocket handshake refused (%s): %s %s", exc.status, environ.get("PATH_INFO"), exc.reason)
+            # %r: the path is client input, and must not write lines of its own into the log.
+            logger.info("WebSocket handshake refused (%s): %r %s", exc.status, environ.get("PATH_INFO"), exc.reason)
             if stock is not None:
                 code = CLOSE_TRY_AGAIN_LATER if exc.status.startswith("503") else CLOSE_POLICY_VIOLATION
                 return self._close_stock(stock, code, exc.reason)

@@ -28,6 +28,7 @@ from .subscription import Subscription
 
 if TYPE_CHECKING:
     from .config import Config
+    from .websocket import WebSocket
 
 __all__ = ["Hub", "HubUnavailable"]
 
@@ -37,6 +38,7 @@ _HEALTH_INTERVAL = 5.0  # PING the pub/sub connection after this long without tr
 _HEALTH_TIMEOUT = 5.0  # and give up on it if the PING gets no answer in time
 _BACKOFF_FIRST, _BACKOFF_MAX = 0.1, 2.0  # a failover should not wait on a long back-off
 _SUBSCRIBE_BATCH = 500  # channels per SUBSCRIBE command when resubscribing
+_BATCH_MAX = 256  # replies handled before the sockets are written, so a flood cannot starve them
 _REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError, OSError)
 
 
@@ -242,31 +244,50 @@ class Hub:
                 self._send(conn, "PING", b"health")
                 if not conn.can_read(timeout=_HEALTH_TIMEOUT):
                     raise redis.TimeoutError(f"no answer to PING in {_HEALTH_TIMEOUT:g} s")
-            reply = conn.read_response()
-            kind = reply[0]
-            if kind == b"message":
-                self._dispatch(reply[1], reply[2])
-            elif kind == b"subscribe":
-                name = reply[1]
-                count = self._pending.get(name, 0) - 1
-                if count > 0:
-                    self._pending[name] = count
-                else:
-                    self._pending.pop(name, None)
-                    self._notify()
-            elif kind == b"pong":
-                event = self._barriers.get(reply[1])
-                if event is not None:
-                    event.set()
+            self._read_batch(conn)
 
-    def _dispatch(self, channel: bytes, payload: bytes) -> None:
+    def _read_batch(self, conn: redis.connection.ConnectionInterface) -> None:
+        """Handle every reply Redis has already sent, then write each touched socket once.
+
+        Under a burst this turns N messages for a socket into one write (one system call)
+        instead of N; a lone message is written as soon as it is read.
+        """
+        touched: list[WebSocket] = []
+        try:
+            for _ in range(_BATCH_MAX):
+                self._handle(conn.read_response(), touched)
+                if not conn.can_read(timeout=0):
+                    break
+        finally:
+            now = monotonic()
+            for websocket in touched:
+                websocket.flush_batch(now)
+
+    def _handle(self, reply: list[bytes], touched: list[WebSocket]) -> None:
+        kind = reply[0]
+        if kind == b"message":
+            self._dispatch(reply[1], reply[2], touched)
+        elif kind == b"subscribe":
+            name = reply[1]
+            count = self._pending.get(name, 0) - 1
+            if count > 0:
+                self._pending[name] = count
+            else:
+                self._pending.pop(name, None)
+                self._notify()
+        elif kind == b"pong":
+            event = self._barriers.get(reply[1])
+            if event is not None:
+                event.set()
+
+    def _dispatch(self, channel: bytes, payload: bytes, touched: list[WebSocket]) -> None:
         members = self._members.get(channel)
         if not members or not payload:
             return
-        frame = encode_message(payload)
+        frame = encode_message(payload)  # once per message, whatever the number of sockets
         # deliver() never yields to another greenlet, so the set cannot change under us.
         for subscription in members:
-            subscription.deliver(channel, payload, frame)
+            subscription.deliver(channel, payload, frame, touched)
 
     # -- keepalive -------------------------------------------------------------------------------
 

@@ -33,8 +33,12 @@ class Subscription:
         self._own: dict[bytes, deque[bytes]] | None = None
         self._held: list[tuple[bytes, bytes]] | None = []
 
-    def deliver(self, channel: bytes, payload: bytes, frame: bytes) -> None:
-        """Hand one message to the socket (called by the hub; must never block or yield)."""
+    def deliver(self, channel: bytes, payload: bytes, frame: bytes, touched: list[WebSocket]) -> None:
+        """Add one message to the socket's batch (called by the hub; must never block or yield).
+
+        The hub writes the batch when it has handled every message Redis sent so far; the
+        socket is added to *touched* on its first frame of the batch.
+        """
         own = self._own
         if own is not None:
             pending = own.get(channel)
@@ -49,7 +53,7 @@ class Subscription:
         if held is not None:
             held.append((channel, frame))
             return
-        self.websocket.send_frame(frame)  # type: ignore[union-attr]  # set before _held is cleared
+        self.websocket.batch_frame(frame, touched)  # type: ignore[union-attr]  # set before _held is cleared
 
     def expect_own(self, channels: Iterable[str], payload: bytes) -> None:
         """Note a publication about to be made by this socket, so that it is not echoed back."""

@@ -60,6 +60,7 @@ class WebSocket:
         "_rfile",
         "_sock",
         "_writer",
+        "_batch",
         "close_code",
         "closed",
         "last_received",
@@ -83,6 +84,7 @@ class WebSocket:
         self._close_timeout = close_timeout
         self._pending: list[bytes | memoryview] = []
         self._pending_bytes = 0
+        self._batch: list[bytes] | None = None
         self._writer: gevent.Greenlet | None = None
         self._close_sent = False
         self._closer: gevent.Greenlet | None = None
@@ -191,6 +193,22 @@ class WebSocket:
         """Queue an encoded data frame without blocking; the same bytes may go to many sockets."""
         self.last_sent = monotonic()
         self._write(frame)
+
+    def batch_frame(self, frame: bytes, touched: list[WebSocket]) -> None:
+        """Collect a frame for :meth:`flush_batch`; the first one of a batch adds us to *touched*."""
+        batch = self._batch
+        if batch is None:
+            self._batch = [frame]
+            touched.append(self)
+        else:
+            batch.append(frame)
+
+    def flush_batch(self, now: float) -> None:
+        """Write the collected frames with one call (write coalescing)."""
+        batch, self._batch = self._batch, None
+        if batch:
+            self.last_sent = now
+            self._write(batch[0] if len(batch) == 1 else b"".join(batch))
 
     def _write(self, frame: bytes) -> None:
         # Control frames come here directly: they do not count as traffic for the heartbeat.

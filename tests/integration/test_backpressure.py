@@ -24,7 +24,6 @@ import pytest
 
 from wsredis_middleware import RedisPublisher
 from wsredis_middleware.frames import encode_message
-from wsredis_middleware.subscription import Subscription
 from wsredis_middleware.websocket import WebSocket
 
 from ..conftest import WAIT
@@ -138,19 +137,18 @@ def flood(redis_url: str, received: list[str], stalled: Any) -> int:
 
 
 def measure_queues(monkeypatch: pytest.MonkeyPatch, monitor: dict[str, Any]) -> None:
-    """Record the largest per-socket queue right after each delivery, where it peaks.
+    """Record the largest per-socket queue right after each write of a batch, where it peaks.
 
     Sampling from another greenlet would miss the peaks: the hub hands out a burst of messages
     without yielding, and the writer greenlet empties the queue as soon as it runs.
     """
-    deliver = Subscription.deliver
+    flush_batch = WebSocket.flush_batch
 
-    def deliver_and_measure(self: Subscription, channel: bytes, payload: bytes, frame: bytes) -> None:
-        deliver(self, channel, payload, frame)
-        if self.websocket is not None:  # None until the socket is upgraded and released
-            monitor["max_queued"] = max(monitor["max_queued"], self.websocket._pending_bytes)
+    def flush_and_measure(self: WebSocket, now: float) -> None:
+        flush_batch(self, now)
+        monitor["max_queued"] = max(monitor["max_queued"], self._pending_bytes)
 
-    monkeypatch.setattr(Subscription, "deliver", deliver_and_measure)
+    monkeypatch.setattr(WebSocket, "flush_batch", flush_and_measure)
 
 
 def collect(ws: Any, received: list[str], done: Any) -> None:

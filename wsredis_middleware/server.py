@@ -8,24 +8,48 @@ gevent-websocket's handler answers ``101 Switching Protocols`` before the applic
 refusal can only be a close frame. This handler instead hands the middleware a callable under
 ``environ["wsredis.upgrade"]``; the 101 is sent only when the middleware calls it, and any other
 answer (400, 403, ...) is an ordinary HTTP response.
+
+:func:`serve` shuts down gracefully on SIGTERM or SIGINT: it stops accepting, closes every
+WebSocket with 1001 (going away, so clients reconnect to another server), waits a bounded time
+for the sockets to finish their closing handshake, and stops the hub.
 """
 
 from __future__ import annotations
 
 import logging
+import signal
+import socket
+from collections.abc import Iterator
+from time import monotonic
 from typing import TYPE_CHECKING, Any
 
+import gevent
+from gevent.event import Event
+from gevent.pool import Pool
 from gevent.pywsgi import WSGIHandler, WSGIServer
 
+from .frames import CLOSE_GOING_AWAY
 from .handshake import is_upgrade_request
-from .middleware import UPGRADE_ENVIRON_KEY
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
 
-__all__ = ["WebSocketHandler", "WebSocketUpgradeMixin", "make_server", "serve"]
+    from .middleware import WebSocketRedisMiddleware
+
+# .middleware is imported where it is used, not here: it imports redis, and gunicorn's master
+# imports this module (through the worker class) before its workers monkey-patch; redis
+# imported before patching makes gevent warn that ssl was patched too late.
+
+__all__ = [
+    "WebSocketHandler", "WebSocketUpgradeMixin", "begin_shutdown", "close_connections", "close_idle_connections",
+    "find_middlewares", "make_server", "serve", "serve_until_stopped", "shutdown",
+]
 
 logger = logging.getLogger(__name__)
+
+_IDLE_ATTRIBUTE = "wsredis_idle_sockets"  # set on the server: keep-alive sockets between requests
+_WRAPPER_ATTRIBUTES = ("app", "application", "wsgi_app", "__wrapped__")  # where wrappers keep the inner app
+_SHUTDOWN_REASON = "server shutting down"
 
 
 class WebSocketUpgradeMixin:
@@ -33,7 +57,22 @@ class WebSocketUpgradeMixin:
 
     websocket_upgraded = False
 
+    def read_requestline(self) -> str:
+        # While a keep-alive connection waits for its next request it is idle: a shutdown may
+        # close it at once instead of waiting for the client to go away.
+        handler: Any = self
+        idle = _idle_sockets(handler.server)
+        sock = handler.socket
+        idle.add(sock)
+        try:
+            line: str = super().read_requestline()  # type: ignore[misc]
+        finally:
+            idle.discard(sock)
+        return line
+
     def get_environ(self) -> dict[str, Any]:
+        from .middleware import UPGRADE_ENVIRON_KEY
+
         environ: dict[str, Any] = super().get_environ()  # type: ignore[misc]
         if is_upgrade_request(environ):
             environ[UPGRADE_ENVIRON_KEY] = self.upgrade_connection
@@ -53,6 +92,8 @@ class WebSocketUpgradeMixin:
         return handler.rfile, handler.socket
 
     def run_application(self) -> None:
+        from .middleware import UPGRADE_ENVIRON_KEY
+
         handler: Any = self
         self.websocket_upgraded = False
         if UPGRADE_ENVIRON_KEY not in handler.environ:
@@ -75,13 +116,133 @@ class WebSocketHandler(WebSocketUpgradeMixin, WSGIHandler):
 
 def make_server(application: WSGIApplication, host: str = "127.0.0.1", port: int = 8000,
                 **kwargs: Any) -> WSGIServer:
-    """A ``gevent.pywsgi.WSGIServer`` for *application* using :class:`WebSocketHandler`."""
+    """A ``gevent.pywsgi.WSGIServer`` for *application* using :class:`WebSocketHandler`.
+
+    Raises :class:`~wsredis_middleware.ConfigurationError` if gevent has not patched the
+    standard library: every connection would block the others.
+    """
+    from .config import require_gevent_patched  # not at import time: config imports redis
+
+    require_gevent_patched()
     kwargs.setdefault("handler_class", WebSocketHandler)
     return WSGIServer((host, port), application, **kwargs)
 
 
-def serve(application: WSGIApplication, host: str = "127.0.0.1", port: int = 8000, **kwargs: Any) -> None:
-    """Serve *application* (wrapped in ``WebSocketRedisMiddleware``) until interrupted."""
+def serve(application: WSGIApplication, host: str = "127.0.0.1", port: int = 8000, *,
+          shutdown_timeout: float = 10.0, **kwargs: Any) -> None:
+    """Serve *application* (wrapped in ``WebSocketRedisMiddleware``) until SIGTERM or SIGINT.
+
+    Then shut down gracefully within *shutdown_timeout* seconds (see :func:`shutdown`).
+    """
+    kwargs.setdefault("spawn", Pool())  # a pool lets the shutdown wait for open connections
     server = make_server(application, host, port, **kwargs)
+    server.start()
     logger.info("serving on http://%s:%d/", host, server.server_port)
-    server.serve_forever()
+    serve_until_stopped(server, shutdown_timeout=shutdown_timeout)
+
+
+def serve_until_stopped(server: WSGIServer, *, shutdown_timeout: float = 10.0) -> None:
+    """Block until SIGTERM or SIGINT, then :func:`shutdown`; a second signal cuts the wait short."""
+    stopping, forced = Event(), Event()
+
+    def on_signal() -> None:
+        if stopping.is_set():
+            logger.warning("second signal: closing the remaining connections now")
+            forced.set()
+        stopping.set()
+
+    handlers = [gevent.signal_handler(signum, on_signal) for signum in (signal.SIGTERM, signal.SIGINT)]
+    try:
+        if not server.started:
+            server.start()
+        stopping.wait()
+        logger.info("shutting down: closing WebSockets with 1001 (waiting at most %g s)", shutdown_timeout)
+        shutdown(server, timeout=shutdown_timeout, forced=forced)
+    finally:
+        for handler in handlers:
+            handler.cancel()
+
+
+def shutdown(server: WSGIServer, *, timeout: float = 10.0, forced: Event | None = None) -> None:
+    """Stop accepting, close every WebSocket with 1001, wait up to *timeout*, stop the hubs.
+
+    Connections still open when the time is up (peers that never answer the close) are killed,
+    so this always returns within about ``timeout + 1`` seconds.
+    """
+    middlewares = begin_shutdown(server)
+    pool = server.pool
+    deadline = monotonic() + timeout
+    while pool is not None and len(pool):
+        remaining = deadline - monotonic()
+        if remaining <= 0 or (forced is not None and forced.is_set()):
+            logger.warning("shutdown: %d connection(s) still open after the wait; killing them", len(pool))
+            break
+        # Sockets that finished their handshake, or handlers back in keep-alive, since the last pass.
+        close_connections(server, middlewares)
+        gevent.sleep(min(0.05, remaining))
+    server.stop(timeout=0)
+    for middleware in middlewares:
+        middleware.hub.stop()
+
+
+def begin_shutdown(server: WSGIServer) -> list[WebSocketRedisMiddleware]:
+    """Stop accepting, then :func:`close_connections`; returns the middlewares found."""
+    server.close()
+    return close_connections(server)
+
+
+def close_connections(server: WSGIServer,
+                      middlewares: list[WebSocketRedisMiddleware] | None = None) -> list[WebSocketRedisMiddleware]:
+    """Close every WebSocket with 1001 and every idle keep-alive connection of *server*.
+
+    Call it after the server stopped accepting, so that a client reconnecting at once lands on
+    another server; calling it again closes only what opened since. Returns the middlewares
+    (found in the server's application unless given), whose hubs the caller stops.
+    """
+    if middlewares is None:
+        middlewares = list(find_middlewares(server.application))
+        if not middlewares:
+            logger.info("shutdown: no WebSocketRedisMiddleware found in %r", server.application)
+    for middleware in middlewares:
+        middleware.hub.close_all(CLOSE_GOING_AWAY, _SHUTDOWN_REASON)
+    close_idle_connections(server)
+    return middlewares
+
+
+def close_idle_connections(server: WSGIServer) -> None:
+    """Shut keep-alive connections that wait for their next request (HTTP allows closing them)."""
+    for sock in tuple(_idle_sockets(server)):
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # already gone
+
+
+def find_middlewares(application: Any, *, depth: int = 5) -> Iterator[WebSocketRedisMiddleware]:
+    """Every ``WebSocketRedisMiddleware`` in *application* or in the apps it wraps.
+
+    Wrappers are followed through the attributes WSGI wrappers commonly use (``app``,
+    ``application``, ``wsgi_app``, ``__wrapped__``), *depth* levels deep.
+    """
+    from .middleware import WebSocketRedisMiddleware
+
+    seen: set[int] = set()
+    level = [application]
+    for _ in range(depth + 1):
+        following: list[Any] = []
+        for obj in level:
+            if obj is None or id(obj) in seen:
+                continue
+            seen.add(id(obj))
+            if isinstance(obj, WebSocketRedisMiddleware):
+                yield obj
+            following.extend(getattr(obj, name, None) for name in _WRAPPER_ATTRIBUTES)
+        level = following
+
+
+def _idle_sockets(server: Any) -> set[Any]:
+    idle: set[Any] | None = getattr(server, _IDLE_ATTRIBUTE, None)
+    if idle is None:
+        idle = set()
+        setattr(server, _IDLE_ATTRIBUTE, idle)
+    return idle

@@ -50,6 +50,7 @@ class WebSocket:
 
     __slots__ = (
         "__weakref__",
+        "_batch",
         "_close_sent",
         "_close_timeout",
         "_closer",
@@ -60,7 +61,6 @@ class WebSocket:
         "_rfile",
         "_sock",
         "_writer",
-        "_batch",
         "close_code",
         "closed",
         "last_received",

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import WAIT, free_port
 from tests.browser.conftest import wait_for
+from tests.conftest import WAIT, free_port
 from wsredis_middleware import RedisPublisher, WebSocketRedisMiddleware
 from wsredis_middleware.server import make_server
 

@@ -125,6 +125,7 @@ class Config:
     max_publish_rate: float
     max_sockets_per_address: int
     max_subscriptions: int
+    handshake_timeout: float
 
     @classmethod
     def from_kwargs(
@@ -152,6 +153,7 @@ class Config:
         max_publish_rate: float = 10.0,  # per socket and second, bursts of one second's worth; 0: unlimited
         max_sockets_per_address: int = 256,  # public addresses only (a proxy's clients share its address)
         max_subscriptions: int = 100,  # channels per socket; a user in more groups is refused (400)
+        handshake_timeout: float = 10.0,  # to send complete request headers (slowloris); also keep-alive idle
     ) -> Config:
         """Validate keyword settings (the middleware's arguments) into a Config."""
         from .resolvers import resolve_remote_user
@@ -189,6 +191,7 @@ class Config:
             max_sockets_per_address=_number(
                 max_sockets_per_address, "WS4REDIS_MAX_SOCKETS_PER_ADDRESS", minimum=0, integer=True),
             max_subscriptions=_number(max_subscriptions, "WS4REDIS_MAX_SUBSCRIPTIONS", minimum=0, integer=True),
+            handshake_timeout=_number(handshake_timeout, "WS4REDIS_HANDSHAKE_TIMEOUT", minimum=0.01),
         )
 
     @classmethod

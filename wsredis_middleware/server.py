@@ -48,6 +48,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _IDLE_ATTRIBUTE = "wsredis_idle_sockets"  # set on the server: keep-alive sockets between requests
+_HANDSHAKE_TIMEOUT_ATTRIBUTE = "wsredis_handshake_timeout"
+DEFAULT_HANDSHAKE_TIMEOUT = 10.0  # for servers whose application holds no middleware
 _WRAPPER_ATTRIBUTES = ("app", "application", "wsgi_app", "__wrapped__")  # where wrappers keep the inner app
 _SHUTDOWN_REASON = "server shutting down"
 
@@ -57,10 +59,25 @@ class WebSocketUpgradeMixin:
 
     websocket_upgraded = False
 
+    _handshake_timer: gevent.Timeout | None = None
+
+    def handle_one_request(self) -> Any:
+        try:
+            return super().handle_one_request()  # type: ignore[misc]
+        finally:
+            self._stop_handshake_timer()  # whatever path the request took
+
     def read_requestline(self) -> str:
+        # From here until the headers are parsed the client has WS4REDIS_HANDSHAKE_TIMEOUT
+        # seconds in all: a deadline, not a per-read timeout, so that a client dribbling one
+        # byte at a time (slowloris) cannot hold the connection. An idle keep-alive connection
+        # waiting for its next request is closed after the same time.
+        handler: Any = self
+        self._handshake_timer = gevent.Timeout.start_new(
+            _handshake_timeout(handler.server), socket.timeout("request headers not received in time")
+        )
         # While a keep-alive connection waits for its next request it is idle: a shutdown may
         # close it at once instead of waiting for the client to go away.
-        handler: Any = self
         idle = _idle_sockets(handler.server)
         sock = handler.socket
         idle.add(sock)
@@ -70,9 +87,15 @@ class WebSocketUpgradeMixin:
             idle.discard(sock)
         return line
 
+    def _stop_handshake_timer(self) -> None:
+        timer, self._handshake_timer = self._handshake_timer, None
+        if timer is not None:
+            timer.close()
+
     def get_environ(self) -> dict[str, Any]:
         from .middleware import UPGRADE_ENVIRON_KEY
 
+        self._stop_handshake_timer()  # the headers are in: the application's time starts
         environ: dict[str, Any] = super().get_environ()  # type: ignore[misc]
         if is_upgrade_request(environ):
             environ[UPGRADE_ENVIRON_KEY] = self.upgrade_connection
@@ -238,6 +261,16 @@ def find_middlewares(application: Any, *, depth: int = 5) -> Iterator[WebSocketR
                 yield obj
             following.extend(getattr(obj, name, None) for name in _WRAPPER_ATTRIBUTES)
         level = following
+
+
+def _handshake_timeout(server: Any) -> float:
+    """The server's WS4REDIS_HANDSHAKE_TIMEOUT: the shortest of its middlewares', looked up once."""
+    timeout: float | None = getattr(server, _HANDSHAKE_TIMEOUT_ATTRIBUTE, None)
+    if timeout is None:
+        configured = [m.config.handshake_timeout for m in find_middlewares(getattr(server, "application", None))]
+        timeout = min(configured, default=DEFAULT_HANDSHAKE_TIMEOUT)
+        setattr(server, _HANDSHAKE_TIMEOUT_ATTRIBUTE, timeout)
+    return timeout
 
 
 def _idle_sockets(server: Any) -> set[Any]:

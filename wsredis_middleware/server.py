@@ -74,7 +74,7 @@ class WebSocketUpgradeMixin:
         # waiting for its next request is closed after the same time.
         handler: Any = self
         self._handshake_timer = gevent.Timeout.start_new(
-            _handshake_timeout(handler.server), socket.timeout("request headers not received in time")
+            _handshake_timeout(handler.server), TimeoutError("request headers not received in time")
         )
         # While a keep-alive connection waits for its next request it is idle: a shutdown may
         # close it at once instead of waiting for the client to go away.

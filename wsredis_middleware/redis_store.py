@@ -72,7 +72,10 @@ class RedisStore:
         return self._config
 
     def publish_message(self, message: Any, expire: int | None = None) -> int:
-        """Publish *message* on every channel of this store; return how many sockets Redis reached.
+        """Publish *message* on every channel of this store; return the receivers Redis counted.
+
+        Redis counts subscribed connections: one per server process that has a socket on the
+        channel (its hub), plus any other subscriber such as ``wsredis listen``; not sockets.
 
         With ``expire`` > 0 (default: ``WS4REDIS_EXPIRE``) the message is also kept under the
         channel's name for that many seconds, so sockets that connect later receive it first.

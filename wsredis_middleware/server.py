@@ -112,7 +112,7 @@ class WebSocketUpgradeMixin:
         handler.headers_sent = True
         handler.close_connection = True  # the connection ends with the WebSocket
         self.websocket_upgraded = True
-        return handler.rfile, handler.socket
+        return _small_reader(handler), handler.socket
 
     def run_application(self) -> None:
         from .middleware import UPGRADE_ENVIRON_KEY
@@ -127,6 +127,9 @@ class WebSocketUpgradeMixin:
             if not self.websocket_upgraded:
                 handler.process_result()
         finally:
+            # The environ holds our bound method, which holds the handler, which holds the
+            # environ: break that cycle, or every closed socket waits for a full collection.
+            handler.environ.pop(UPGRADE_ENVIRON_KEY, None)
             close = getattr(handler.result, "close", None)
             handler.result = None
             if close is not None:
@@ -261,6 +264,57 @@ def find_middlewares(application: Any, *, depth: int = 5) -> Iterator[WebSocketR
                 yield obj
             following.extend(getattr(obj, name, None) for name in _WRAPPER_ATTRIBUTES)
         level = following
+
+
+_READ_BUFFER = 512  # a WebSocket mostly receives small frames, and most sockets receive nothing
+
+
+def _small_reader(handler: Any) -> Any:
+    """Swap the request's 8 KiB buffered reader for a small one, keeping the bytes it holds.
+
+    The handshake's reader lives as long as the WebSocket; with tens of thousands of idle
+    sockets its buffer would be most of their memory.
+    """
+    sock, large = handler.socket, handler.rfile
+    previous = sock.gettimeout()
+    sock.settimeout(0.0)  # peek() may only return what is buffered or already arrived
+    try:
+        early = large.peek()
+    finally:
+        sock.settimeout(previous)
+    large.read(len(early))  # consume what we took over
+    small = _PrefixedReader(early, sock.makefile("rb", _READ_BUFFER))
+    handler.rfile = handler.wsgi_input.rfile = small
+    large.close()  # the socket stays open: other references hold it
+    return small
+
+
+class _PrefixedReader:
+    """A reader that returns *prefix* first, then what *file* reads."""
+
+    __slots__ = ("_file", "_prefix")
+
+    def __init__(self, prefix: bytes, file: Any) -> None:
+        self._prefix = prefix
+        self._file = file
+
+    @property
+    def closed(self) -> bool:
+        return bool(self._file.closed)
+
+    def read(self, size: int) -> bytes:
+        prefix = self._prefix
+        if not prefix:
+            data: bytes = self._file.read(size)
+            return data
+        if len(prefix) >= size:
+            self._prefix = prefix[size:]
+            return prefix[:size]
+        self._prefix = b""
+        return prefix + (self._file.read(size - len(prefix)) or b"")
+
+    def close(self) -> None:
+        self._file.close()
 
 
 def _handshake_timeout(server: Any) -> float:

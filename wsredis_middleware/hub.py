@@ -22,8 +22,10 @@ import redis
 from gevent.event import Event
 from gevent.lock import Semaphore
 
+from .connection import client_for
 from .exceptions import WSRedisError
 from .frames import encode_message
+from .lookup import PersistedLookup
 from .subscription import Subscription
 
 if TYPE_CHECKING:
@@ -73,6 +75,7 @@ class Hub:
         self._conn: redis.connection.ConnectionInterface | None = None
         self._write_lock = Semaphore()
         self._greenlets: list[gevent.Greenlet] = []
+        self._lookup: PersistedLookup | None = None
 
     # -- public ----------------------------------------------------------------------------------
 
@@ -124,6 +127,14 @@ class Hub:
                 gone.append(name)
         if gone and self._conn is not None:
             self._send(self._conn, "UNSUBSCRIBE", *gone)
+
+    def fetch_persisted(self, names: list[str]) -> list[bytes | None]:
+        """The persisted messages of *names*, looked up together with other sockets' (one MGET)."""
+        self._ensure_running()
+        if self._lookup is None:
+            config = self._config
+            self._lookup = PersistedLookup(client_for(config.connection, max_connections=config.max_connections))
+        return self._lookup.mget(names, self._config.subscribe_timeout)
 
     def barrier(self, timeout: float) -> None:
         """Return once every message Redis published before this call has been dispatched."""

@@ -84,7 +84,8 @@ class RedisSubscriber(RedisStore):
         names = sorted(self._subscribed)
         if not names:
             return
-        found = [(n, v) for n, v in zip(names, self._connection.mget(names), strict=False) if v]
+        values = self.hub.fetch_persisted(names) if self.hub is not None else self._connection.mget(names)
+        found = [(n, v) for n, v in zip(names, values, strict=True) if v]
         if not found:
             return
         held: frozenset[bytes] = frozenset()

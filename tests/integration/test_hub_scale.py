@@ -159,3 +159,22 @@ def test_300_sockets_publishing_at_once_lose_nothing(live_server, caplog, capfd)
 def teardown_module() -> None:
     if measured:
         print("\nhub scale figures:", {k: round(v, 3) for k, v in measured.items()})
+
+
+def test_a_connect_storm_shares_its_persisted_lookups(live_server, redis_url, redis_server):
+    """300 sockets connecting at once read their persisted messages through one connection.
+
+    One MGET per socket would fill the default pool of 50; batched, the server holds the hub's
+    pub/sub connection and one command connection, whatever the number of sockets.
+    """
+    RedisPublisher(facility="storm", broadcast=True, connection=redis_url).publish_message("kept", expire=60)
+    baseline = connected_clients(redis_server)
+    server = live_server()  # the default pool of 50 connections
+    sockets = open_all(server, ["/ws/storm?subscribe-broadcast"] * 300)
+    try:
+        assert receive_all(sockets) == ["kept"] * 300  # every socket got the persisted message
+        added = connected_clients(redis_server) - baseline
+        measured["connected_clients_added_by_storm"] = added
+        assert 0 < added <= 2, f"{added} Redis connections for a storm of 300 sockets"
+    finally:
+        close_all(sockets)

@@ -56,7 +56,8 @@ def escape_name(name: str) -> str:
     if not any(c == "%" or _is_forbidden(c) for c in name):
         return name  # the common case: ws4redis-compatible names stay byte-identical
     return "".join(
-        "".join(f"%{b:02X}" for b in c.encode("utf-8")) if c == "%" or _is_forbidden(c) else c
+        # surrogatepass: a lone surrogate (from a surrogateescape-decoded name) is escaped, not a crash
+        "".join(f"%{b:02X}" for b in c.encode("utf-8", "surrogatepass")) if c == "%" or _is_forbidden(c) else c
         for c in name
     )
 

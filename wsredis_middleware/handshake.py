@@ -84,10 +84,10 @@ def facility_from_path(environ: Mapping[str, Any], websocket_url: str) -> str:
 
 def _origin_key(scheme: str, netloc: str) -> str:
     """``host`` or ``host:port``, the port dropped when it is the scheme's default."""
-    parts = urlsplit(f"//{netloc}")
     try:
+        parts = urlsplit(f"//{netloc}")
         port = parts.port
-    except ValueError:
+    except ValueError:  # an unparsable port, or a bracket that opens no IPv6 address
         return netloc  # malformed: compared verbatim, so it can only match itself
     host = parts.hostname or ""
     return host if port is None or str(port) == _DEFAULT_PORTS.get(scheme) else f"{host}:{port}"
@@ -106,7 +106,10 @@ def check_origin(environ: Mapping[str, Any], allowed_origins: Iterable[str]) -> 
     allowed = set(allowed_origins)
     if "*" in allowed or origin in allowed:
         return
-    parts = urlsplit(origin)
+    try:
+        parts = urlsplit(origin)
+    except ValueError:  # e.g. "http://[::1": it can only be refused, never a server error
+        parts = urlsplit("")
     host = environ.get("HTTP_HOST", "")
     if parts.scheme in _DEFAULT_PORTS and parts.netloc and host:
         if _origin_key(parts.scheme, parts.netloc) == _origin_key(parts.scheme, host):

@@ -225,7 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="longest wait for WebSockets to close on shutdown (default: 10)")
     serve.set_defaults(handler=cmd_serve)
 
-    for name, help_text in (("publish", "publish a message, print how many subscribers Redis reached (one per server process)"),
+    for name, help_text in (("publish", "publish a message; print the subscribers Redis reached (one per server)"),
                             ("listen", "print messages published to a facility as they arrive")):
         command = commands.add_parser(name, help=help_text, description=help_text[0].upper() + help_text[1:] + ".")
         command.add_argument("facility", metavar="FACILITY", help="the facility, as in /ws/FACILITY")

@@ -25,6 +25,7 @@ from gevent.lock import Semaphore
 from .connection import client_for
 from .exceptions import WSRedisError
 from .frames import encode_message
+from .keepalive import sweep_forever
 from .lookup import PersistedLookup
 from .subscription import Subscription
 
@@ -171,7 +172,8 @@ class Hub:
         if self._pid is not None:  # forked: nothing of the parent's hub is ours
             self._reset()
         self._pid = pid
-        self._greenlets = [gevent.spawn(self._run), gevent.spawn(self._sweep)]
+        sweeper = gevent.spawn(sweep_forever, self._config, lambda: tuple(self._subscriptions))
+        self._greenlets = [gevent.spawn(self._run), sweeper]
 
     def _is_confirmed(self, names: Iterable[bytes]) -> bool:
         return self._conn is not None and not any(self._pending.get(name) for name in names)
@@ -299,27 +301,3 @@ class Hub:
         # deliver() never yields to another greenlet, so the set cannot change under us.
         for subscription in members:
             subscription.deliver(channel, payload, frame, touched)
-
-    # -- keepalive -------------------------------------------------------------------------------
-
-    def _sweep(self) -> None:
-        """Heartbeats for idle sockets, protocol pings for quiet ones, and an end for dead ones."""
-        config = self._config
-        heartbeat = encode_message(config.heartbeat.encode("utf-8")) if config.heartbeat else None
-        tick = max(0.05, min(1.0, config.heartbeat_interval / 4, config.ping_interval / 4, config.ping_timeout / 4))
-        while True:
-            gevent.sleep(tick)
-            now = monotonic()
-            for subscription in tuple(self._subscriptions):
-                websocket = subscription.websocket
-                if websocket is None or websocket.closed:
-                    continue
-                if websocket.ping_sent_at is not None:
-                    if now - websocket.ping_sent_at >= config.ping_timeout:
-                        logger.info("wsredis: closing a WebSocket whose peer stopped answering pings")
-                        websocket.abort()
-                        continue
-                elif now - websocket.last_received >= config.ping_interval:
-                    websocket.ping()
-                if heartbeat is not None and now - websocket.last_sent >= config.heartbeat_interval:
-                    websocket.send_frame(heartbeat)

@@ -21,7 +21,10 @@ if TYPE_CHECKING:
 
     ConnectionArg: TypeAlias = "redis.Redis | Config | ConnectionSettings | str | Mapping[str, Any] | None"
 
-__all__ = ["active_config", "client_for", "configure", "register_config_provider", "resolve_connection"]
+__all__ = [
+    "active_config", "client_for", "configure", "register_config_provider", "resolve_connection",
+    "unregister_config_provider",
+]
 
 _POOL_WAIT_SECONDS = 20.0  # longer than any sane Redis hiccup, shorter than a hung request
 _clients: dict[tuple[str, int], redis.Redis] = {}
@@ -50,6 +53,12 @@ def register_config_provider(provider: Callable[[], Config | None]) -> None:
     """
     if provider not in _providers:
         _providers.append(provider)
+
+
+def unregister_config_provider(provider: Callable[[], Config | None]) -> None:
+    """Stop asking *provider* (an integration being torn down, or tests)."""
+    if provider in _providers:
+        _providers.remove(provider)
 
 
 def configure(config: Config | None = None, **settings: Any) -> Config:

@@ -37,7 +37,7 @@ from wsredis_middleware.contrib.django.middleware import DjangoWebSocketRedisMid
 
 # The app's ready() made Django's settings the publishing default for the whole process. Other
 # packages of the suite run in this process too: keep it only while these tests run (fixture below).
-connection._providers.remove(django_config_provider)
+connection.unregister_config_provider(django_config_provider)
 
 PASSWORD = "secret-password"
 
@@ -49,7 +49,7 @@ def django_database() -> Iterator[None]:
     connection.register_config_provider(django_config_provider)
     yield
     # Other packages (the Flask tests) run in this process too: they must not see Django's settings.
-    connection._providers.remove(django_config_provider)
+    connection.unregister_config_provider(django_config_provider)
 
 
 @pytest.fixture(autouse=True)

@@ -263,24 +263,36 @@ class Hub:
         """Handle every reply Redis has already sent, then write each touched socket once.
 
         Under a burst this turns N messages for a socket into one write (one system call)
-        instead of N; a lone message is written as soon as it is read.
+        instead of N; a lone message is written as soon as it is read. Consecutive messages of
+        one channel form a run, handed to each subscriber in one call as one joined chunk.
         """
         touched: list[WebSocket] = []
+        run_channel, run = b"", list[bytes]()  # the run of messages of one channel, in Redis's order
         try:
             for _ in range(_BATCH_MAX):
-                self._handle(conn.read_response(), touched)
+                reply = conn.read_response()
+                if reply[0] == b"message" and (reply[1] == run_channel or not run):
+                    run_channel = reply[1]
+                    run.append(reply[2])
+                else:
+                    # Anything else ends the run first: order, and barriers, rely on it.
+                    self._dispatch(run_channel, run, touched)
+                    run_channel, run = b"", list[bytes]()
+                    if reply[0] == b"message":
+                        run_channel, run = reply[1], [reply[2]]
+                    else:
+                        self._handle(reply)
                 if not conn.can_read(timeout=0):
                     break
         finally:
+            self._dispatch(run_channel, run, touched)
             now = monotonic()
             for websocket in touched:
                 websocket.flush_batch(now)
 
-    def _handle(self, reply: list[bytes], touched: list[WebSocket]) -> None:
+    def _handle(self, reply: list[bytes]) -> None:
         kind = reply[0]
-        if kind == b"message":
-            self._dispatch(reply[1], reply[2], touched)
-        elif kind == b"subscribe":
+        if kind == b"subscribe":
             name = reply[1]
             count = self._pending.get(name, 0) - 1
             if count > 0:
@@ -293,11 +305,16 @@ class Hub:
             if event is not None:
                 event.set()
 
-    def _dispatch(self, channel: bytes, payload: bytes, touched: list[WebSocket]) -> None:
-        members = self._members.get(channel)
-        if not members or not payload:
+    def _dispatch(self, channel: bytes, run: list[bytes], touched: list[WebSocket]) -> None:
+        members = self._members.get(channel) if run else None
+        if not members:
             return
-        frame = encode_message(payload)  # once per message, whatever the number of sockets
-        # deliver() never yields to another greenlet, so the set cannot change under us.
+        payloads = [payload for payload in run if payload]  # an empty message is never sent
+        if not payloads:
+            return
+        # Encoded once per message and joined once per run, whatever the number of sockets.
+        frames = [encode_message(payload) for payload in payloads]
+        joined = frames[0] if len(frames) == 1 else b"".join(frames)
+        # deliver_run() never yields to another greenlet, so the set cannot change under us.
         for subscription in members:
-            subscription.deliver(channel, payload, frame, touched)
+            subscription.deliver_run(channel, payloads, frames, joined, touched)

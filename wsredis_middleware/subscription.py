@@ -33,6 +33,20 @@ class Subscription:
         self._own: dict[bytes, deque[bytes]] | None = None
         self._held: list[tuple[bytes, bytes]] | None = []
 
+    def deliver_run(self, channel: bytes, payloads: list[bytes], frames: list[bytes], joined: bytes,
+                    touched: list[WebSocket]) -> None:
+        """Hand a run of messages of one channel to the socket (the hub's hot path: never yields).
+
+        The common case takes the run as one chunk, shared by every socket; a socket with its
+        own publications to recognise, or still holding messages, takes them one by one.
+        """
+        own = self._own
+        if self._held is None and not (own and own.get(channel)):
+            self.websocket.batch_frame(joined, touched)  # type: ignore[union-attr]  # set when _held is cleared
+            return
+        for payload, frame in zip(payloads, frames, strict=True):
+            self.deliver(channel, payload, frame, touched)
+
     def deliver(self, channel: bytes, payload: bytes, frame: bytes, touched: list[WebSocket]) -> None:
         """Add one message to the socket's batch (called by the hub; must never block or yield).
 

@@ -85,11 +85,6 @@ class Hub:
         """Every socket attached in this process."""
         return frozenset(self._subscriptions)
 
-    @property
-    def channels(self) -> frozenset[bytes]:
-        """Channels with at least one local subscriber."""
-        return frozenset(self._members)
-
     def attach(self, channels: Iterable[str], *, echo: bool) -> Subscription:
         """Subscribe to *channels* and return once Redis has confirmed every one.
 

@@ -104,40 +104,43 @@ class WebSocketRedisMiddleware:
                 return self._unsupported_server(environ, start_response)
             _request, subscriber, echo = self.prepare(environ)
             address = self._addresses.acquire(environ)
+        except HandshakeError as exc:
+            return self._refuse(exc, environ, start_response, stock)
+        try:
             try:
                 self._subscribe(subscriber, echo)
+            except HandshakeError as exc:
+                return self._refuse(exc, environ, start_response, stock)
+            try:
+                if stock is not None:
+                    rfile, sock = stock.handler.rfile, stock.handler.socket
+                    stock.closed = True  # from now on we speak the protocol; its handler must not
+                else:
+                    assert key is not None and upgrade is not None
+                    rfile, sock = upgrade(switching_protocols_headers(key))
             except BaseException:
-                self._addresses.release(address)
+                subscriber.release()
                 raise
-        except HandshakeError as exc:
-            # %r: the path is client input, and must not write lines of its own into the log.
-            logger.info("WebSocket handshake refused (%s): %r %s", exc.status, environ.get("PATH_INFO"), exc.reason)
-            if stock is not None:
-                code = CLOSE_TRY_AGAIN_LATER if exc.status.startswith("503") else CLOSE_POLICY_VIOLATION
-                return self._close_stock(stock, code, exc.reason)
-            return _respond(start_response, exc.status, exc.reason)
-        try:
-            if stock is not None:
-                rfile, sock = stock.handler.rfile, stock.handler.socket
-                stock.closed = True  # from now on we speak the protocol; its handler must not
-            else:
-                assert key is not None and upgrade is not None
-                rfile, sock = upgrade(switching_protocols_headers(key))
             websocket = WebSocket(
                 rfile, sock,
                 max_message_size=self.config.max_message_size,
                 send_queue_bytes=self.config.send_queue_bytes,
                 close_timeout=self.config.close_timeout,
             )
-        except BaseException:
-            subscriber.release()
-            self._addresses.release(address)
-            raise
-        try:
             self.run_websocket(websocket, subscriber)
         finally:
             self._addresses.release(address)
         return []
+
+    def _refuse(self, exc: HandshakeError, environ: WSGIEnvironment, start_response: StartResponse,
+                stock: Any) -> Iterable[bytes]:
+        """An HTTP status before the upgrade; under gevent-websocket's stock handler, a close code."""
+        # %r: the path is client input, and must not write lines of its own into the log.
+        logger.info("WebSocket handshake refused (%s): %r %s", exc.status, environ.get("PATH_INFO"), exc.reason)
+        if stock is not None:
+            code = CLOSE_TRY_AGAIN_LATER if exc.status.startswith("503") else CLOSE_POLICY_VIOLATION
+            return self._close_stock(stock, code, exc.reason)
+        return _respond(start_response, exc.status, exc.reason)
 
     def _subscribe(self, subscriber: RedisSubscriber, echo: bool) -> None:
         """Subscribe before the upgrade: once the client sees the socket open, nothing is missed."""

@@ -14,6 +14,8 @@ import socket
 import struct
 from typing import NamedTuple
 
+from ..client_frames import masked_frame
+
 OP_CONTINUATION, OP_TEXT, OP_BINARY = 0x0, 0x1, 0x2
 OP_CLOSE, OP_PING, OP_PONG = 0x8, 0x9, 0xA
 TIMEOUT = 5.0
@@ -36,24 +38,6 @@ class ServerFrame(NamedTuple):
         """The status code of a close frame (None when it carries none)."""
         assert self.opcode == OP_CLOSE, f"not a close frame: opcode {self.opcode:#x}"
         return struct.unpack("!H", self.payload[:2])[0] if len(self.payload) >= 2 else None
-
-
-def masked_frame(opcode: int, payload: bytes, *, fin: bool = True, mask: bytes | None = None,
-                 rsv: int = 0, masked: bool = True) -> bytes:
-    """One client frame, masked as RFC 6455 requires (unless ``masked=False``, to test refusal)."""
-    head = bytes([(0x80 if fin else 0) | (rsv << 4) | opcode])
-    mask_bit = 0x80 if masked else 0
-    length = len(payload)
-    if length < 126:
-        head += bytes([mask_bit | length])
-    elif length < 0x10000:
-        head += bytes([mask_bit | 126]) + struct.pack("!H", length)
-    else:
-        head += bytes([mask_bit | 127]) + struct.pack("!Q", length)
-    if not masked:
-        return head + payload
-    mask = os.urandom(4) if mask is None else mask
-    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
 
 
 class RawClient:

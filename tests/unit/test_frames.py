@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.client_frames import masked_frame as client_frame
 from wsredis_middleware.exceptions import ProtocolError
 from wsredis_middleware.frames import (
     OP_BINARY,
@@ -25,24 +26,6 @@ from wsredis_middleware.frames import (
     parse_close,
     read_frame,
 )
-
-
-def client_frame(opcode: int, payload: bytes, *, fin: bool = True, rsv: int = 0, masked: bool = True,
-                 length_override: int | None = None) -> bytes:
-    """A client frame as a browser would send it: masked with a random key."""
-    head = bytes([(0x80 if fin else 0) | (rsv << 4) | opcode])
-    length = len(payload) if length_override is None else length_override
-    mask_bit = 0x80 if masked else 0
-    if length < 126:
-        head += bytes([mask_bit | length])
-    elif length < 0x10000:
-        head += bytes([mask_bit | 126]) + struct.pack("!H", length)
-    else:
-        head += bytes([mask_bit | 127]) + struct.pack("!Q", length)
-    if not masked:
-        return head + payload
-    key = os.urandom(4)
-    return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
 
 
 def parse_server_frame(data: bytes) -> tuple[bool, int, bytes]:
